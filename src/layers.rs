@@ -123,7 +123,7 @@ impl Conv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
+        let y = crate::conv::conv2d(x, &self.weight, self.padding, self.stride)?;
         Ok(y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)?)
     }
 }
@@ -157,7 +157,8 @@ impl ConvTranspose2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.conv_transpose2d(&self.weight, self.padding, self.output_padding, 2, 1)?;
+        let y =
+            crate::conv::conv_transpose2d(x, &self.weight, self.padding, self.output_padding, 2)?;
         Ok(y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)?)
     }
 }

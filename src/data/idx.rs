@@ -217,9 +217,7 @@ pub fn tensor_to_images(images: &Tensor) -> Result<IdxImages> {
         .to_dtype(DType::F32)?
         .flatten_all()?
         .to_vec1::<f32>()?;
-    let pixels = values
-        .iter()
-        .map(|&x| ((x + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8);
+    let pixels = values.iter().map(|&x| crate::grid::to_byte(x));
     Ok(IdxImages {
         count,
         rows,

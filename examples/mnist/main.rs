@@ -1,0 +1,62 @@
+//! Trains an AC-GAN on MNIST-format digits.
+//!
+//! `cargo run --release --example mnist` trains the `mnist` preset on the 4,000 bundled real
+//! digits for 1,200 steps of batch 64, in about seven minutes on a 2-core CPU. Expected result:
+//! `runs/mnist/samples/final.png` shows ten rows of digits, row `k` reading as the digit `k`,
+//! with the same noise (so the same style: slant, stroke width) down each column.
+//!
+//! Any folder holding the four standard MNIST files (plain or `.gz`) works with `--data-dir`,
+//! for example the full MNIST or Fashion-MNIST (Debian's `dataset-fashion-mnist` installs it
+//! in `/usr/share/datasets/fashion-mnist`).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+
+use acgan::data::idx::load_mnist_dir;
+use acgan::{DiscriminatorConfig, GeneratorConfig, TrainerConfig};
+use anyhow::Result;
+use clap::Parser;
+
+/// Train an AC-GAN on MNIST-format digits.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+    /// t10k-labels-idx1-ubyte (each plain or .gz). Default: the bundled 4,000 real digits.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    run: common::RunArgs,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let device = common::device(&args.run.device)?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist-5k"));
+    let mnist = load_mnist_dir(&dir, 10, &device)?;
+    println!(
+        "{}: {} training images",
+        dir.display(),
+        mnist.train_images.dims()[0]
+    );
+    let data = common::TrainData {
+        images: mnist.train_images,
+        labels: mnist.train_labels,
+        class_names: (0..10).map(|d| d.to_string()).collect(),
+    };
+    let model = common::Model {
+        generator: GeneratorConfig::mnist(),
+        discriminator: DiscriminatorConfig::mnist(),
+        trainer: TrainerConfig {
+            seed: args.run.seed,
+            ..Default::default()
+        },
+    };
+    common::train("mnist", &args.run, &data, model)?;
+    Ok(())
+}
