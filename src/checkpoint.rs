@@ -67,7 +67,6 @@ fn push_moments(out: &mut Vec<(String, Tensor)>, prefix: &str, adam: &Adam) {
 }
 
 fn metadata(t: &Trainer) -> Result<HashMap<String, String>> {
-    let json = |v: &dyn erased::Json| v.to_json();
     let entries = [
         ("format", FORMAT.to_string()),
         ("generator_config", json(t.generator.config())?),
@@ -91,18 +90,9 @@ fn metadata(t: &Trainer) -> Result<HashMap<String, String>> {
         .collect())
 }
 
-/// Serialising to JSON through a trait object, so `metadata` can list entries of different
-/// types in one array.
-mod erased {
-    pub trait Json {
-        fn to_json(&self) -> crate::Result<String>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> crate::Result<String> {
-            serde_json::to_string(self)
-                .map_err(|e| crate::Error::config("checkpoint", format!("cannot encode: {e}")))
-        }
-    }
+fn json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::config("checkpoint", format!("cannot encode metadata: {e}")))
 }
 
 /// Writes `bytes` to a temporary file in `path`'s folder, flushes it to disk and renames it

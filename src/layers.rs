@@ -117,6 +117,11 @@ impl Conv2d {
         })
     }
 
+    /// The kernel weights `(out, in, k, k)` and the bias `(out,)`, for saving.
+    pub fn weight_and_bias(&self) -> (&Tensor, &Tensor) {
+        (&self.weight, &self.bias)
+    }
+
     /// Output side for an input side.
     pub fn output_size(kernel: usize, stride: usize, input: usize) -> usize {
         (input + 2 * (kernel / 2) - kernel) / stride + 1
@@ -143,7 +148,7 @@ impl ConvTranspose2d {
     pub fn new(input: usize, output: usize, kernel: usize, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get_with_hints((input, output, kernel, kernel), "weight", weight_init())?;
         let bias = vb.get_with_hints(output, "bias", Init::Const(0.0))?;
-        let (padding, output_padding) = if kernel % 2 == 0 {
+        let (padding, output_padding) = if kernel.is_multiple_of(2) {
             (kernel / 2 - 1, 0)
         } else {
             ((kernel - 1) / 2, 1)

@@ -65,6 +65,7 @@ pub mod conv;
 pub mod data;
 pub mod discriminator;
 mod error;
+pub mod eval;
 pub mod generator;
 pub mod grid;
 pub mod init;

@@ -1,9 +1,12 @@
-//! Criterion benchmarks of the networks' forward and backward passes and of a whole training
-//! step. `cargo bench` runs them on the CPU; ids read `device/what/preset/batch`.
+//! Criterion benchmarks of the networks' forward and backward passes, of a whole training
+//! step, and of loading datasets. `cargo bench` runs them on the CPU; ids read
+//! `device/what/preset/batch`.
 //! Inputs are built outside the timed closures, and the device is synchronised before the
 //! clock is read (a no-op on the CPU, needed on CUDA and Metal).
 
+mod data;
 mod networks;
+mod ssim;
 mod step;
 
 use acgan::{DiscriminatorConfig, GeneratorConfig};
@@ -45,6 +48,6 @@ pub fn device_name(device: &Device) -> &'static str {
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10);
-    targets = networks::forward_and_backward, step::training_step
+    targets = networks::forward_and_backward, step::training_step, data::loading, ssim::ms_ssim_pairs
 }
 criterion_main!(benches);

@@ -1,5 +1,6 @@
-//! What the training examples share: device choice, batching, the training loop with its
-//! progress bar, sample grids, checkpoints and log.
+//! What the training examples share: device choice, the training loop with its progress bar,
+//! sample grids, checkpoints and log. Batches come from [`Dataset::batch_at_step`], which
+//! depends on (seed, step) alone, so a resumed run sees the batches an uninterrupted one would.
 
 #![allow(dead_code)]
 
@@ -8,12 +9,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use acgan::data::{Batching, Dataset, LastBatch};
 use acgan::grid::{self, Picture};
-use acgan::{DiscriminatorConfig, GeneratorConfig, Trainer, TrainerConfig};
+use acgan::{DiscriminatorConfig, GeneratorConfig, StepStats, Trainer, TrainerConfig};
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::seq::SliceRandom;
 
 /// Options every training example takes.
 #[derive(clap::Args, Debug, Clone, serde::Serialize)]
@@ -55,42 +56,6 @@ pub fn device(name: &str) -> Result<Device> {
     })
 }
 
-/// Training images and labels on the device.
-pub struct TrainData {
-    /// `(n, channels, size, size)` in [-1, 1].
-    pub images: Tensor,
-    /// `(n,)` u32.
-    pub labels: Tensor,
-    /// Names of the classes, in label order.
-    pub class_names: Vec<String>,
-}
-
-/// The batch for a given step: epoch `step / batches_per_epoch` visits the images in an
-/// order seeded by (seed, epoch), so a resumed run sees the same batches. The last partial
-/// batch of an epoch is dropped.
-fn batch_for_step(
-    data: &TrainData,
-    step: u64,
-    batch: usize,
-    seed: u64,
-) -> Result<(Tensor, Tensor)> {
-    let n = data.images.dims()[0];
-    let per_epoch = (n / batch) as u64;
-    let (epoch, index) = (step / per_epoch, (step % per_epoch) as usize);
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.shuffle(&mut acgan::rng::seeded(
-        seed ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    ));
-    let picks = Tensor::new(
-        &order[index * batch..(index + 1) * batch],
-        data.images.device(),
-    )?;
-    Ok((
-        data.images.index_select(&picks, 0)?,
-        data.labels.index_select(&picks, 0)?,
-    ))
-}
-
 /// A grid with one row per class and one column per fixed noise vector (the same noise along
 /// each column: a class-swap view), generated in inference mode.
 pub fn class_grid(trainer: &Trainer, noise: &Tensor) -> Result<Picture> {
@@ -106,6 +71,27 @@ pub fn class_grid(trainer: &Trainer, noise: &Tensor) -> Result<Picture> {
     let noise = noise.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
     let images = trainer.generate_with_noise(&noise, &Tensor::new(labels.as_slice(), device)?)?;
     Ok(grid::tile(&images, columns, 2)?)
+}
+
+/// Real training images for comparison with the samples: row `k` holds the first images of
+/// class `k`, as many per row as the smallest class allows, up to `columns`. `None` when a
+/// class has no image.
+pub fn real_grid(data: &Dataset, columns: usize) -> Result<Option<Picture>> {
+    let labels = data.labels().to_vec1::<u32>()?;
+    let of_class = |class: u32| {
+        let all = labels.iter().enumerate().filter(move |&(_, &l)| l == class);
+        all.map(|(i, _)| i as u32)
+    };
+    let counts = data.class_counts()?;
+    let columns = columns.min(counts.into_iter().min().unwrap_or(0));
+    if columns == 0 {
+        return Ok(None);
+    }
+    let picks: Vec<u32> = (0..data.num_classes() as u32)
+        .flat_map(|class| of_class(class).take(columns))
+        .collect();
+    let (images, _) = data.gather(&picks)?;
+    Ok(Some(grid::tile(&images, columns, 2)?))
 }
 
 /// Writes a picture as PNG.
@@ -128,35 +114,29 @@ pub struct Model {
 }
 
 /// Trains on `data` as `args` say and returns the folder everything was written to.
-pub fn train(name: &str, args: &RunArgs, data: &TrainData, model: Model) -> Result<PathBuf> {
-    let device = data.images.device().clone();
+pub fn train(name: &str, args: &RunArgs, data: &Dataset, model: Model) -> Result<PathBuf> {
     let out = args
         .out_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(name));
     std::fs::create_dir_all(out.join("samples"))
         .with_context(|| format!("creating {}", out.display()))?;
-    let mut trainer = match &args.resume {
-        Some(path) => Trainer::load(path, &device)?,
-        None => Trainer::new(
-            &model.generator,
-            &model.discriminator,
-            model.trainer,
-            &device,
-        )?,
+    let mut trainer = open_trainer(args, data, model)?;
+    let batching = Batching {
+        batch_size: args.batch_size,
+        seed: trainer.config().seed,
+        last: LastBatch::Drop,
     };
-    let n = data.images.dims()[0];
-    if n < args.batch_size {
-        bail!(
-            "{n} training images are fewer than one batch of {}",
-            args.batch_size
-        );
+    let total = total_steps(args, data, &batching)?;
+    save_run_config(&out, args, &trainer, data.class_names())?;
+    println!(
+        "grid rows, top to bottom: {}",
+        row_legend(data.class_names())
+    );
+    if let Some(real) = real_grid(data, 10)? {
+        save_png(&out.join("samples/real.png"), &real)?;
     }
-    let total = match args.epochs {
-        Some(epochs) => epochs * (n / args.batch_size) as u64,
-        None => args.steps,
-    };
-    save_run_config(&out, args, &trainer)?;
+    let device = data.device().clone();
     let mut fixed_rng = acgan::rng::seeded(args.seed ^ 0xf1ed);
     let fixed_noise = trainer
         .generator()
@@ -164,28 +144,16 @@ pub fn train(name: &str, args: &RunArgs, data: &TrainData, model: Model) -> Resu
     let log_path = out.join("log.jsonl");
     let mut log = open_log(&log_path, args.resume.is_some())?;
     let bar = progress_bar(total, trainer.step_count());
-    let seed = trainer.config().seed;
     let started = Instant::now();
     while trainer.step_count() < total {
-        let (x, y) = batch_for_step(data, trainer.step_count(), args.batch_size, seed)?;
+        let (x, y) = data.batch_at_step(&batching, trainer.step_count())?;
         let stats = trainer.step(&x, &y)?;
         writeln!(log, "{}", serde_json::to_string(&stats)?)?;
         bar.set_position(stats.step);
-        bar.set_message(format!(
-            "D {:.3} G {:.3} | D acc real {:.2} fake {:.2} | class acc real {:.2} fake {:.2}",
-            stats.d_loss,
-            stats.g_loss,
-            stats.d_accuracy_real,
-            stats.d_accuracy_fake,
-            stats.class_accuracy_real,
-            stats.class_accuracy_fake
-        ));
+        bar.set_message(stats_line(&stats));
         if stats.step % args.sample_every == 0 && stats.step < total {
-            let grid = class_grid(&trainer, &fixed_noise)?;
-            save_png(
-                &out.join(format!("samples/step-{:06}.png", stats.step)),
-                &grid,
-            )?;
+            let path = out.join(format!("samples/step-{:06}.png", stats.step));
+            save_png(&path, &class_grid(&trainer, &fixed_noise)?)?;
             trainer.save(out.join("checkpoint.safetensors"))?;
         }
     }
@@ -208,6 +176,68 @@ pub fn train(name: &str, args: &RunArgs, data: &TrainData, model: Model) -> Resu
     Ok(out)
 }
 
+/// A fresh trainer, or the one in `--resume`, checked against the classes of `data`.
+fn open_trainer(args: &RunArgs, data: &Dataset, model: Model) -> Result<Trainer> {
+    let device = data.device();
+    let trainer = match &args.resume {
+        Some(path) => Trainer::load(path, device)?,
+        None => Trainer::new(
+            &model.generator,
+            &model.discriminator,
+            model.trainer,
+            device,
+        )?,
+    };
+    let classes = trainer.generator().config().num_classes;
+    if classes != data.num_classes() {
+        bail!(
+            "the model has {classes} classes but the data has {}: resume with the same \
+             --classes as the run that wrote the checkpoint",
+            data.num_classes()
+        );
+    }
+    Ok(trainer)
+}
+
+/// The step count to reach: `--steps`, or `--epochs` whole epochs of full batches.
+fn total_steps(args: &RunArgs, data: &Dataset, batching: &Batching) -> Result<u64> {
+    let per_epoch = data.batches_per_epoch(batching) as u64;
+    if per_epoch == 0 {
+        bail!(
+            "{} training images are fewer than one batch of {}",
+            data.len(),
+            args.batch_size
+        );
+    }
+    Ok(match args.epochs {
+        Some(epochs) => epochs * per_epoch,
+        None => args.steps,
+    })
+}
+
+/// "0 airplane, 1 automobile, ...": which class each grid row shows.
+fn row_legend(class_names: &[String]) -> String {
+    let rows: Vec<String> = class_names
+        .iter()
+        .enumerate()
+        .map(|(row, name)| format!("{row} {name}"))
+        .collect();
+    rows.join(", ")
+}
+
+/// The progress bar's message: losses and accuracies of the last step.
+fn stats_line(stats: &StepStats) -> String {
+    format!(
+        "D {:.3} G {:.3} | D acc real {:.2} fake {:.2} | class acc real {:.2} fake {:.2}",
+        stats.d_loss,
+        stats.g_loss,
+        stats.d_accuracy_real,
+        stats.d_accuracy_fake,
+        stats.class_accuracy_real,
+        stats.class_accuracy_fake
+    )
+}
+
 fn progress_bar(total: u64, done: u64) -> ProgressBar {
     let bar = ProgressBar::new(total).with_position(done);
     let style =
@@ -228,14 +258,20 @@ fn open_log(path: &Path, append: bool) -> Result<BufWriter<File>> {
     Ok(BufWriter::new(file))
 }
 
-/// Writes the run's configuration (networks, training settings, arguments) beside the
-/// checkpoint.
-fn save_run_config(out: &Path, args: &RunArgs, trainer: &Trainer) -> Result<()> {
+/// Writes the run's configuration (networks, training settings, arguments, the class name of
+/// each label) beside the checkpoint.
+fn save_run_config(
+    out: &Path,
+    args: &RunArgs,
+    trainer: &Trainer,
+    class_names: &[String],
+) -> Result<()> {
     let config = serde_json::json!({
         "generator": trainer.generator().config(),
         "discriminator": trainer.discriminator().config(),
         "trainer": trainer.config(),
         "arguments": args,
+        "class_names": class_names,
     });
     let path = out.join("config.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config)?)

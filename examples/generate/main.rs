@@ -55,7 +55,7 @@ fn main() -> Result<()> {
     }
     let labels: Vec<u32> = classes
         .iter()
-        .flat_map(|&c| std::iter::repeat(c).take(args.per_class))
+        .flat_map(|&c| std::iter::repeat_n(c, args.per_class))
         .collect();
     let mut rng = acgan::rng::seeded(args.seed);
     let noise = generator.sample_noise(labels.len(), &mut rng, &device)?;

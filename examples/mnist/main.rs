@@ -7,26 +7,29 @@
 //!
 //! Any folder holding the four standard MNIST files (plain or `.gz`) works with `--data-dir`,
 //! for example the full MNIST or Fashion-MNIST (Debian's `dataset-fashion-mnist` installs it
-//! in `/usr/share/datasets/fashion-mnist`).
+//! in `/usr/share/datasets/fashion-mnist`; add `--fashion` to name its classes).
 
 #[path = "../common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
 
-use acgan::data::idx::load_mnist_dir;
+use acgan::data::idx::{load_split, DIGIT_CLASSES, FASHION_MNIST_CLASSES};
 use acgan::{DiscriminatorConfig, GeneratorConfig, TrainerConfig};
 use anyhow::Result;
 use clap::Parser;
 
 /// Train an AC-GAN on MNIST-format digits.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
     /// t10k-labels-idx1-ubyte (each plain or .gz). Default: the bundled 4,000 real digits.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Name the classes as Fashion-MNIST's (T-shirt/top, Trouser, ...) instead of digits.
+    #[arg(long)]
+    fashion: bool,
     #[command(flatten)]
     run: common::RunArgs,
 }
@@ -38,17 +41,13 @@ fn main() -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist-5k"));
-    let mnist = load_mnist_dir(&dir, 10, &device)?;
-    println!(
-        "{}: {} training images",
-        dir.display(),
-        mnist.train_images.dims()[0]
-    );
-    let data = common::TrainData {
-        images: mnist.train_images,
-        labels: mnist.train_labels,
-        class_names: (0..10).map(|d| d.to_string()).collect(),
+    let names = if args.fashion {
+        FASHION_MNIST_CLASSES
+    } else {
+        DIGIT_CLASSES
     };
+    let data = load_split(&dir, &names, &device)?.train;
+    println!("{}: {} training images", dir.display(), data.len());
     let model = common::Model {
         generator: GeneratorConfig::mnist(),
         discriminator: DiscriminatorConfig::mnist(),

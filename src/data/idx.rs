@@ -10,6 +10,14 @@
 //! not by its name. Memory is never allocated from the header's claim alone: a plain
 //! file's length is compared with the header before its data is read, and a gzip stream is
 //! read at most one byte past what the header announces.
+//!
+//! [`read_images`] and [`read_labels`] read files; [`parse_images`] and [`parse_labels`]
+//! read the same bytes from memory, through the same code. [`load_split`] turns a folder of
+//! the four standard files into a [`Split`] of [`Dataset`]s.
+//!
+//! EMNIST's files store each image transposed (column after column), unlike MNIST and
+//! Fashion-MNIST; call [`Dataset::transpose_images`] on what [`load_split`] returns to see
+//! its letters upright.
 
 use std::cmp::Ordering;
 use std::fs::File;
@@ -19,12 +27,34 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use flate2::read::MultiGzDecoder;
 
+use crate::data::dataset::join;
+use crate::data::{Dataset, Split};
 use crate::{Error, Result};
 
 /// The IDX type byte for unsigned bytes, the only type supported.
 const UNSIGNED_BYTE: u8 = 0x08;
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// Deflate's largest compression ratio: no stream inflates to more than this many bytes per
+/// compressed byte, which bounds what a gzip file can hold.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// The class names of MNIST (and of any digit set): `"0"` to `"9"`.
+pub const DIGIT_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// The class names of Fashion-MNIST, in label order, as its authors list them.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
 
 /// Raw images of an IDX file, row-major u8 pixels.
 ///
@@ -82,7 +112,38 @@ pub struct MnistData {
 /// number is wrong, the dimensions overflow, the data is shorter or longer than the
 /// header says, or a gzip stream is corrupt or truncated.
 pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages> {
-    let ([count, rows, cols], pixels) = read_idx(path.as_ref(), "pixels")?;
+    images_from(Source::open(path.as_ref())?)
+}
+
+/// Reads an IDX label file (magic `0x00000801`), plain or gzip-compressed.
+///
+/// # Errors
+/// As [`read_images`].
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    labels_from(Source::open(path.as_ref())?)
+}
+
+/// Reads IDX image data (magic `0x00000803`), plain or gzip-compressed, from memory;
+/// `name` stands for the file in errors.
+///
+/// # Errors
+/// [`Error::Format`] naming `name`, for the reasons [`read_images`] gives.
+pub fn parse_images(bytes: &[u8], name: impl AsRef<Path>) -> Result<IdxImages> {
+    images_from(Source::from_bytes(bytes, name.as_ref()))
+}
+
+/// Reads IDX label data (magic `0x00000801`), plain or gzip-compressed, from memory;
+/// `name` stands for the file in errors.
+///
+/// # Errors
+/// As [`parse_images`].
+pub fn parse_labels(bytes: &[u8], name: impl AsRef<Path>) -> Result<Vec<u8>> {
+    labels_from(Source::from_bytes(bytes, name.as_ref()))
+}
+
+/// Reads an image file from `source`.
+fn images_from(mut source: Source<'_>) -> Result<IdxImages> {
+    let ([count, rows, cols], pixels) = read_idx(&mut source, "pixels")?;
     Ok(IdxImages {
         count,
         rows,
@@ -91,12 +152,9 @@ pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages> {
     })
 }
 
-/// Reads an IDX label file (magic `0x00000801`), plain or gzip-compressed.
-///
-/// # Errors
-/// As [`read_images`].
-pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
-    let ([_count], labels) = read_idx(path.as_ref(), "labels")?;
+/// Reads a label file from `source`.
+fn labels_from(mut source: Source<'_>) -> Result<Vec<u8>> {
+    let ([_count], labels) = read_idx(&mut source, "labels")?;
     Ok(labels)
 }
 
@@ -157,16 +215,68 @@ pub fn load_mnist_dir(
     num_classes: usize,
     device: &Device,
 ) -> Result<MnistData> {
-    let dir = dir.as_ref();
-    let train = Split::load(dir, "train", num_classes)?;
-    let test = Split::load(dir, "t10k", num_classes)?;
-    check_same_size(&train, &test)?;
+    let (train, test) = load_halves(dir.as_ref(), num_classes)?;
     Ok(MnistData {
         train_images: images_to_tensor(&train.images, device)?,
         train_labels: labels_to_tensor(&train.labels, device)?,
         test_images: images_to_tensor(&test.images, device)?,
         test_labels: labels_to_tensor(&test.labels, device)?,
     })
+}
+
+/// Loads the four standard files from `dir`, as [`load_mnist_dir`] does, into a [`Split`]
+/// whose classes are named `class_names` (their number is the number of classes).
+///
+/// # Shapes
+/// - images: `(count, 1, rows, cols)` f32 in [-1, 1]; labels `(count,)` u32
+///
+/// # Errors
+/// As [`load_mnist_dir`].
+///
+/// # Example
+/// ```no_run
+/// use acgan::data::idx::{load_split, FASHION_MNIST_CLASSES};
+///
+/// let dir = "/usr/share/datasets/fashion-mnist";
+/// let data = load_split(dir, &FASHION_MNIST_CLASSES, &candle_core::Device::Cpu)?;
+/// assert_eq!(data.train.len(), 60_000);
+/// assert_eq!(data.test.class_names()[9], "Ankle boot");
+/// # Ok::<(), acgan::Error>(())
+/// ```
+pub fn load_split<S: AsRef<str>>(
+    dir: impl AsRef<Path>,
+    class_names: &[S],
+    device: &Device,
+) -> Result<Split> {
+    let names: Vec<String> = class_names.iter().map(|s| s.as_ref().to_string()).collect();
+    let (train, test) = load_halves(dir.as_ref(), names.len())?;
+    let (train, test) = join(
+        || train.into_dataset(names.clone(), device),
+        || test.into_dataset(names.clone(), device),
+    );
+    Ok(Split {
+        train: train?,
+        test: test?,
+    })
+}
+
+/// [`load_split`] with Fashion-MNIST's class names.
+///
+/// # Errors
+/// As [`load_mnist_dir`].
+pub fn load_fashion_mnist(dir: impl AsRef<Path>, device: &Device) -> Result<Split> {
+    load_split(dir, &FASHION_MNIST_CLASSES, device)
+}
+
+/// Reads and checks both halves of an MNIST folder, at the same time.
+fn load_halves(dir: &Path, num_classes: usize) -> Result<(Half, Half)> {
+    let (train, test) = join(
+        || Half::load(dir, "train", num_classes),
+        || Half::load(dir, "t10k", num_classes),
+    );
+    let (train, test) = (train?, test?);
+    check_same_size(&train, &test)?;
+    Ok((train, test))
 }
 
 /// Converts u8 images to an f32 tensor in [-1, 1], pixel `p` becoming `p / 127.5 - 1`.
@@ -185,11 +295,7 @@ pub fn images_to_tensor(images: &IdxImages, device: &Device) -> Result<Tensor> {
             dtype: DType::U8,
         });
     }
-    let values: Vec<f32> = images
-        .pixels
-        .iter()
-        .map(|&p| f32::from(p) / 127.5 - 1.0)
-        .collect();
+    let values = crate::data::dataset::to_unit_range(&images.pixels);
     let shape = (images.count, 1, images.rows, images.cols);
     Ok(Tensor::from_vec(values, shape, device)?)
 }
@@ -239,32 +345,50 @@ fn single_channel_dims(images: &Tensor) -> Result<(usize, usize, usize)> {
     }
 }
 
-/// An open IDX file: a reader over its (decompressed) bytes, and its path for errors.
-struct Source {
+/// IDX data being read: a reader over its (decompressed) bytes, and its path for errors.
+struct Source<'a> {
     path: PathBuf,
-    reader: Box<dyn Read>,
-    /// The length of the file on disk when it is plain; `None` when it is gzip.
+    reader: Box<dyn Read + 'a>,
+    /// The length of the data when it is plain; `None` when it is gzip.
     plain_len: Option<u64>,
+    /// The length of the data as stored, compressed or not.
+    stored_len: u64,
 }
 
-impl Source {
+impl<'a> Source<'a> {
     /// Opens `path`, decompressing when it starts with the gzip magic bytes.
     fn open(path: &Path) -> Result<Self> {
         let io_err = |e| Error::io(path, e);
         let mut file = File::open(path).map_err(io_err)?;
         let gzip = starts_with_gzip(&mut file).map_err(io_err)?;
+        let stored_len = file.metadata().map_err(io_err)?.len();
         let (reader, plain_len): (Box<dyn Read>, _) = if gzip {
             (Box::new(MultiGzDecoder::new(file)), None)
         } else {
-            let len = file.metadata().map_err(io_err)?.len();
-            (Box::new(BufReader::new(file)), Some(len))
+            (Box::new(BufReader::new(file)), Some(stored_len))
         };
         let path = path.to_path_buf();
         Ok(Self {
             path,
             reader,
             plain_len,
+            stored_len,
         })
+    }
+
+    /// Reads `bytes`, decompressing when they start with the gzip magic bytes.
+    fn from_bytes(bytes: &'a [u8], name: &Path) -> Self {
+        let (reader, plain_len): (Box<dyn Read + 'a>, _) = if bytes.starts_with(&GZIP_MAGIC) {
+            (Box::new(MultiGzDecoder::new(bytes)), None)
+        } else {
+            (Box::new(bytes), Some(bytes.len() as u64))
+        };
+        Self {
+            path: name.to_path_buf(),
+            reader,
+            plain_len,
+            stored_len: bytes.len() as u64,
+        }
     }
 
     /// An [`Error::Format`] for this file.
@@ -304,11 +428,10 @@ fn starts_with_gzip(file: &mut File) -> io::Result<bool> {
     Ok(prefix == GZIP_MAGIC)
 }
 
-/// Reads an IDX file of `N` dimensions; `noun` names its elements in errors.
-fn read_idx<const N: usize>(path: &Path, noun: &str) -> Result<([usize; N], Vec<u8>)> {
-    let mut source = Source::open(path)?;
-    let dims = read_header::<N>(&mut source)?;
-    let data = read_data(&mut source, &dims, noun)?;
+/// Reads IDX data of `N` dimensions; `noun` names its elements in errors.
+fn read_idx<const N: usize>(source: &mut Source, noun: &str) -> Result<([usize; N], Vec<u8>)> {
+    let dims = read_header::<N>(source)?;
+    let data = read_data(source, &dims, noun)?;
     Ok((dims, data))
 }
 
@@ -395,14 +518,12 @@ fn length_error(source: &Source, claim: &str, found: String) -> Error {
     source.format(format!("{claim}, {what} has {found} after the header"))
 }
 
-/// Reads at most `expected + 1` bytes, allocating for `expected` only when the file's
-/// length has already confirmed it.
+/// Reads at most `expected + 1` bytes. It allocates for `expected` at once only when the
+/// stored data could hold that much: a plain file's length has been checked; a gzip stream
+/// holds at most [`MAX_DEFLATE_RATIO`] bytes per stored byte.
 fn read_bounded(source: &mut Source, expected: usize) -> Result<Vec<u8>> {
-    let capacity = if source.plain_len.is_some() {
-        expected
-    } else {
-        0
-    };
+    let most = source.stored_len.saturating_mul(MAX_DEFLATE_RATIO);
+    let capacity = expected.min(usize::try_from(most).unwrap_or(usize::MAX));
     let mut data = Vec::with_capacity(capacity);
     let limit = (expected as u64).saturating_add(1);
     let read = (&mut source.reader).take(limit).read_to_end(&mut data);
@@ -460,13 +581,13 @@ fn encode_header(path: &Path, dims: &[usize]) -> Result<Vec<u8>> {
 }
 
 /// The images and labels of one half (`train` or `t10k`) of an MNIST folder, checked.
-struct Split {
+struct Half {
     images_path: PathBuf,
     images: IdxImages,
     labels: Vec<u8>,
 }
 
-impl Split {
+impl Half {
     /// Reads `{prefix}-images-idx3-ubyte` and `{prefix}-labels-idx1-ubyte` from `dir`.
     fn load(dir: &Path, prefix: &str, num_classes: usize) -> Result<Self> {
         let images_path = find_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
@@ -487,6 +608,13 @@ impl Split {
             images,
             labels,
         })
+    }
+
+    /// The checked half as a dataset of `(count, 1, rows, cols)` images.
+    fn into_dataset(self, class_names: Vec<String>, device: &Device) -> Result<Dataset> {
+        let dims = [self.images.count, 1, self.images.rows, self.images.cols];
+        let labels = self.labels.iter().map(|&l| u32::from(l)).collect();
+        Dataset::from_bytes(&self.images.pixels, dims, labels, class_names, device)
     }
 }
 
@@ -520,8 +648,8 @@ fn check_label_range(path: &Path, labels: &[u8], num_classes: usize) -> Result<(
 }
 
 /// Checks the test images have the height and width of the training images.
-fn check_same_size(train: &Split, test: &Split) -> Result<()> {
-    let size = |split: &Split| (split.images.rows, split.images.cols);
+fn check_same_size(train: &Half, test: &Half) -> Result<()> {
+    let size = |split: &Half| (split.images.rows, split.images.cols);
     let ((train_rows, train_cols), (test_rows, test_cols)) = (size(train), size(test));
     if (train_rows, train_cols) == (test_rows, test_cols) {
         return Ok(());
