@@ -14,7 +14,12 @@
 //! - [`Trainer`], which owns both networks, one `VarMap` and one optimizer each, and a seeded
 //!   generator, and runs a D update then a G update per [`Trainer::step`];
 //! - [`checkpoint`], safetensors files that resume training exactly;
-//! - [`data::idx`], the MNIST file format, and [`grid`], sample grids.
+//! - [`data`]: a [`data::Dataset`] type with seeded batches and class subsets, and readers
+//!   for MNIST-family IDX files, CIFAR-10/100 binary batches and folders of images;
+//! - [`eval`]: the paper's evaluation (MS-SSIM diversity, classifier accuracy and its
+//!   dependence on resolution, Inception Score, Frechet distance, latent walks);
+//! - [`conv`], convolutions whose forward and backward passes are matrix products, and
+//!   [`grid`], sample grids.
 //!
 //! # Conventions
 //! Images are `(batch, channels, height, width)` f32 in [-1, 1]; labels `(batch,)` u32;

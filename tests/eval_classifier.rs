@@ -29,10 +29,26 @@ fn mnist() -> MnistData {
     load_mnist_dir(MNIST_DIR, 10, &Device::Cpu).unwrap()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("acgan-eval-classifier-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A folder of its own for one test, removed with everything in it when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let name = format!("acgan-eval-classifier-{}-{test}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn values(t: &Tensor) -> Vec<f32> {
@@ -209,7 +225,8 @@ fn batched_inference_equals_one_pass_and_changes_nothing() {
 #[test]
 fn a_checkpoint_round_trip_gives_the_same_logits_and_provenance() {
     let (classifier, _) = quick_classifier(300, 4);
-    let path = scratch("round-trip.safetensors");
+    let scratch = Scratch::new("round-trip");
+    let path = scratch.path("classifier.safetensors");
     classifier.save(&path).unwrap();
     assert_eq!(classifier.checkpoint(), Some(path.clone()));
     let loaded = Classifier::load(&path, &Device::Cpu).unwrap();
@@ -237,10 +254,11 @@ fn a_checkpoint_round_trip_gives_the_same_logits_and_provenance() {
 
 #[test]
 fn bad_checkpoint_files_give_errors_naming_them() {
-    let garbage = scratch("garbage.safetensors");
+    let scratch = Scratch::new("bad-files");
+    let garbage = scratch.path("garbage.safetensors");
     std::fs::write(&garbage, b"this is not a safetensors file").unwrap();
-    let missing = scratch("does-not-exist.safetensors");
-    let foreign = scratch("foreign.safetensors");
+    let missing = scratch.path("does-not-exist.safetensors");
+    let foreign = scratch.path("foreign.safetensors");
     let t = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
     let meta = HashMap::from([("format".to_string(), "acgan-checkpoint-1".to_string())]);
     let bytes = safetensors::tensor::serialize([("x", &t)], Some(meta)).unwrap();
@@ -261,14 +279,15 @@ fn bad_checkpoint_files_give_errors_naming_them() {
 #[test]
 fn a_checkpoint_with_a_tensor_too_many_or_missing_is_refused() {
     let classifier = untrained(&ClassifierConfig::mnist());
-    let path = scratch("complete.safetensors");
+    let scratch = Scratch::new("extra-missing");
+    let path = scratch.path("complete.safetensors");
     classifier.save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let meta = header.metadata().clone();
     let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).unwrap();
 
-    let extra = scratch("extra.safetensors");
+    let extra = scratch.path("extra.safetensors");
     let mut with_extra = tensors.clone();
     with_extra.insert(
         "stray.weight".into(),
@@ -283,7 +302,7 @@ fn a_checkpoint_with_a_tensor_too_many_or_missing_is_refused() {
         "{err}"
     );
 
-    let short = scratch("short.safetensors");
+    let short = scratch.path("short.safetensors");
     tensors.remove("hidden.weight");
     std::fs::write(
         &short,

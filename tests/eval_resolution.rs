@@ -311,7 +311,7 @@ fn real_digits_lose_accuracy_at_low_resolution() {
     let data = acgan::data::idx::load_mnist_dir(dir, 10, &Device::Cpu).unwrap();
     let n = 1000;
     let training = ClassifierTraining {
-        epochs: 3,
+        epochs: 8,
         max_shift: 0,
         data: "mnist-5k train, first 1000".into(),
         ..ClassifierTraining::mnist_subset()
@@ -327,6 +327,8 @@ fn real_digits_lose_accuracy_at_low_resolution() {
     let full = classifier
         .accuracy(test, test_labels, range, "mnist-5k t10k")
         .unwrap();
+    let points: Vec<(usize, f64)> = curve.iter().map(|p| (p.size, p.accuracy)).collect();
+    eprintln!("accuracy by size: {points:?}");
     assert_eq!(curve.last().map(|p| p.accuracy), Some(full.overall));
     assert!(full.overall > 0.8, "full-size accuracy {}", full.overall);
     assert!(
