@@ -5,7 +5,8 @@ use candle_core::{DType, Tensor};
 
 use crate::{Error, Result};
 
-fn shape_error(argument: &str, expected: String, t: &Tensor) -> Error {
+/// An [`Error::Shape`] for `argument`, showing the shape and dtype of `t`.
+pub(crate) fn shape_error(argument: &str, expected: String, t: &Tensor) -> Error {
     Error::Shape {
         argument: argument.to_string(),
         expected,

@@ -113,34 +113,48 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
-/// A checkpoint read into memory: its metadata and tensors.
-struct Contents {
-    path: PathBuf,
-    meta: HashMap<String, String>,
-    tensors: HashMap<String, Tensor>,
+/// A safetensors file read into memory: its metadata and tensors. Shared with the judging
+/// classifier's checkpoints, which differ only in their `format`.
+pub(crate) struct Contents {
+    pub path: PathBuf,
+    pub meta: HashMap<String, String>,
+    pub tensors: HashMap<String, Tensor>,
 }
 
 impl Contents {
-    fn read(path: &Path, device: &Device) -> Result<Self> {
+    /// Reads `path`, requiring the metadata key `format` to equal `format`.
+    pub fn read(path: &Path, device: &Device, format: &str) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |what: String| Error::format(path, what);
         let (_, header) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
         let meta = header.metadata().clone().unwrap_or_default();
+        match meta.get("format") {
+            Some(found) if found == format => {}
+            found => {
+                let found = found.map_or("missing".to_string(), |f| format!("{f:?}"));
+                return Err(bad(format!(
+                    "metadata `format` is {found}, expected {format:?}"
+                )));
+            }
+        }
         let tensors = candle_core::safetensors::load_buffer(&bytes, device)
             .map_err(|e| bad(format!("cannot read tensors: {e}")))?;
-        let contents = Self {
+        Ok(Self {
             path: path.to_path_buf(),
             meta,
             tensors,
+        })
+    }
+
+    /// The metadata value `key`, parsed as JSON, or `None` when absent.
+    pub fn optional<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let Some(text) = self.meta.get(key) else {
+            return Ok(None);
         };
-        let format = contents.text("format")?;
-        if format != FORMAT {
-            return Err(bad(format!(
-                "format is {format:?}, this version reads {FORMAT:?}"
-            )));
-        }
-        Ok(contents)
+        serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| Error::format(&self.path, format!("metadata `{key}` is malformed: {e}")))
     }
 
     fn text(&self, key: &str) -> Result<&str> {
@@ -152,9 +166,14 @@ impl Contents {
         })
     }
 
-    fn parse<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
-        serde_json::from_str(self.text(key)?)
-            .map_err(|e| Error::format(&self.path, format!("metadata `{key}` is malformed: {e}")))
+    /// The metadata value `key`, parsed as JSON; an error when absent.
+    pub fn parse<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+        self.optional(key)?.ok_or_else(|| {
+            Error::format(
+                &self.path,
+                format!("metadata has no `{key}` (not an acgan checkpoint?)"),
+            )
+        })
     }
 
     fn number(&self, key: &str) -> Result<u64> {
@@ -188,7 +207,7 @@ impl Contents {
 }
 
 pub(crate) fn load(path: &Path, device: &Device) -> Result<Trainer> {
-    let contents = Contents::read(path, device)?;
+    let contents = Contents::read(path, device, FORMAT)?;
     let g: GeneratorConfig = contents.parse("generator_config")?;
     let d = contents.parse("discriminator_config")?;
     let config = contents.parse("trainer_config")?;
@@ -198,7 +217,7 @@ pub(crate) fn load(path: &Path, device: &Device) -> Result<Trainer> {
 }
 
 pub(crate) fn restore(trainer: &mut Trainer, path: &Path) -> Result<()> {
-    let contents = Contents::read(path, &trainer.device)?;
+    let contents = Contents::read(path, &trainer.device, FORMAT)?;
     compare(
         &contents,
         "generator",
@@ -317,7 +336,7 @@ fn first_difference(a: &Value, b: &Value, at: &str) -> Option<(String, String, S
 /// sampling. Its batch norm is ready for inference (`forward_t(.., false)`).
 pub fn load_generator(path: impl AsRef<Path>, device: &Device) -> Result<Generator> {
     let path = path.as_ref();
-    let contents = Contents::read(path, device)?;
+    let contents = Contents::read(path, device, FORMAT)?;
     let config: GeneratorConfig = contents.parse("generator_config")?;
     let weights = contents.group("generator");
     let vb = VarBuilder::from_tensors(weights, candle_core::DType::F32, device);

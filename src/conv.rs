@@ -33,6 +33,7 @@ use candle_core::cpu_backend::CpuDevice;
 use candle_core::op::BackpropOp;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Storage, Tensor};
 
+use crate::check::shape_error;
 use crate::{Error, Result};
 
 /// 2-D convolution of `x` with `w`, like candle's `x.conv2d(w, padding, stride, 1, 1)`.
@@ -147,15 +148,6 @@ fn transposed_geometry(
 /// Whether `x` goes through the column ops rather than candle's convolutions.
 fn on_columns(x: &Tensor) -> bool {
     x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
-}
-
-fn shape_error(argument: &str, expected: String, t: &Tensor) -> Error {
-    Error::Shape {
-        argument: argument.to_string(),
-        expected,
-        found: t.dims().to_vec(),
-        dtype: t.dtype(),
-    }
 }
 
 /// Checks `x` is `(batch, channels, height, width)` of a float dtype with non-empty sides.

@@ -123,29 +123,37 @@ impl DiscriminatorConfig {
         if self.num_classes == 0 || self.image_channels == 0 || self.image_size == 0 {
             return fail("num_classes, image_channels and image_size must be positive".into());
         }
-        if self.layers.is_empty() {
-            return fail("layers must not be empty".into());
-        }
-        if let Some(bad) = self
-            .layers
-            .iter()
-            .find(|l| l.out_channels == 0 || l.stride == 0)
-        {
-            return fail(format!(
-                "every layer needs positive out_channels and stride: {bad:?}"
-            ));
-        }
-        if self.kernel_size == 0 || self.kernel_size > self.image_size {
-            return fail(format!(
-                "kernel_size must be in 1..={}, found {}",
-                self.image_size, self.kernel_size
-            ));
+        if let Err(message) = check_conv_stack(&self.layers, self.kernel_size, self.image_size) {
+            return fail(message);
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return fail(format!("dropout must be in [0, 1), found {}", self.dropout));
         }
         self.batch_norm.validate("DiscriminatorConfig")
     }
+}
+
+/// Checks a stack of square convolutions: at least one layer, positive widths and strides, and
+/// a kernel no larger than the image. Shared by the discriminator and the judging classifier.
+pub(crate) fn check_conv_stack(
+    layers: &[ConvLayer],
+    kernel_size: usize,
+    image_size: usize,
+) -> std::result::Result<(), String> {
+    if layers.is_empty() {
+        return Err("layers must not be empty".into());
+    }
+    if let Some(bad) = layers.iter().find(|l| l.out_channels == 0 || l.stride == 0) {
+        return Err(format!(
+            "every layer needs positive out_channels and stride: {bad:?}"
+        ));
+    }
+    if kernel_size == 0 || kernel_size > image_size {
+        return Err(format!(
+            "kernel_size must be in 1..={image_size}, found {kernel_size}"
+        ));
+    }
+    Ok(())
 }
 
 /// The two heads of [`AuxDiscriminator::forward_t`], as logits (no sigmoid, no softmax).

@@ -57,11 +57,9 @@ use candle_core::{DType, Device, Module, ModuleT, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use rand::seq::SliceRandom;
 use rand::Rng as _;
-use safetensors::SafeTensors;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::discriminator::ConvLayer;
+use crate::discriminator::{check_conv_stack, ConvLayer};
 use crate::eval::scores::FeatureModel;
 use crate::init::SeededInit;
 use crate::layers::{self, BatchNormSettings, Conv2d};
@@ -251,20 +249,9 @@ impl ClassifierConfig {
                 "num_classes, image_channels, image_size and hidden must be positive".into(),
             );
         }
-        if let Some(bad) = self
-            .layers
-            .iter()
-            .find(|l| l.out_channels == 0 || l.stride == 0)
-        {
-            return fail(format!(
-                "every layer needs positive out_channels and stride: {bad:?}"
-            ));
-        }
-        if self.kernel_size == 0 || self.kernel_size > self.image_size {
-            return fail(format!(
-                "kernel_size must be in 1..={}, found {}",
-                self.image_size, self.kernel_size
-            ));
+        let stack = check_conv_stack(&self.layers, self.kernel_size, self.image_size);
+        if let Err(message) = stack {
+            return fail(message);
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return fail(format!("dropout must be in [0, 1), found {}", self.dropout));
@@ -595,7 +582,7 @@ impl Classifier {
     /// of the wrong shape.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let path = path.as_ref();
-        let file = CheckpointFile::read(path, device)?;
+        let file = crate::checkpoint::Contents::read(path, device, FORMAT)?;
         let config: ClassifierConfig = file.parse("config")?;
         let vb = VarBuilder::from_tensors(file.tensors.clone(), DType::F32, device);
         let mut classifier = Self::new(&config, vb).map_err(|e| {
@@ -666,52 +653,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
         .map_err(|e| Error::config("classifier checkpoint", format!("cannot encode: {e}")))
-}
-
-/// A classifier checkpoint read into memory.
-struct CheckpointFile {
-    path: PathBuf,
-    meta: HashMap<String, String>,
-    tensors: HashMap<String, Tensor>,
-}
-
-impl CheckpointFile {
-    fn read(path: &Path, device: &Device) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let bad = |what: String| Error::format(path, what);
-        let (_, header) = SafeTensors::read_metadata(&bytes)
-            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        match meta.get("format") {
-            Some(format) if format == FORMAT => {}
-            found => {
-                return Err(bad(format!(
-                    "metadata `format` is {found:?}, a classifier checkpoint has {FORMAT:?}"
-                )))
-            }
-        }
-        let tensors = candle_core::safetensors::load_buffer(&bytes, device)
-            .map_err(|e| bad(format!("cannot read tensors: {e}")))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            meta,
-            tensors,
-        })
-    }
-
-    fn parse<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
-        self.optional(key)?
-            .ok_or_else(|| Error::format(&self.path, format!("metadata has no `{key}`")))
-    }
-
-    fn optional<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let Some(text) = self.meta.get(key) else {
-            return Ok(None);
-        };
-        serde_json::from_str(text)
-            .map(Some)
-            .map_err(|e| Error::format(&self.path, format!("metadata `{key}` is malformed: {e}")))
-    }
 }
 
 /// Overall and per-class accuracy of a classifier on a labelled image set, with what was

@@ -39,6 +39,7 @@ use std::cmp::Ordering;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 
+use crate::check::shape_error;
 use crate::{check, Error, Generator, Result};
 
 /// How [`interpolate`] moves between two noise vectors.
@@ -367,14 +368,5 @@ fn same_image_shape(argument: &str, x: &Tensor, (c, h, w): (usize, usize, usize)
             format!("(batch, {c}, {h}, {w}) float"),
             x,
         )),
-    }
-}
-
-fn shape_error(argument: &str, expected: String, t: &Tensor) -> Error {
-    Error::Shape {
-        argument: argument.to_string(),
-        expected,
-        found: t.dims().to_vec(),
-        dtype: t.dtype(),
     }
 }
