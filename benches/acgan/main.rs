@@ -48,6 +48,10 @@ pub fn device_name(device: &Device) -> &'static str {
 criterion_group! {
     name = benches;
     config = criterion::Criterion::default().sample_size(10);
-    targets = networks::forward_and_backward, step::training_step, data::loading, ssim::ms_ssim_pairs
+    targets =
+        networks::forward_and_backward,
+        step::training_step,
+        data::loading,
+        ssim::ms_ssim_pairs
 }
 criterion_main!(benches);
