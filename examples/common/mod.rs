@@ -130,7 +130,7 @@ pub fn train(name: &str, args: &RunArgs, data: &Dataset, model: Model) -> Result
     let total = total_steps(args, data, &batching)?;
     save_run_config(&out, args, &trainer, data.class_names())?;
     println!(
-        "grid rows, top to bottom: {}",
+        "sample grids, top to bottom: {}",
         row_legend(data.class_names())
     );
     if let Some(real) = real_grid(data, 10)? {
@@ -220,7 +220,7 @@ fn row_legend(class_names: &[String]) -> String {
     let rows: Vec<String> = class_names
         .iter()
         .enumerate()
-        .map(|(row, name)| format!("{row} {name}"))
+        .map(|(row, name)| format!("row {row}: {name}"))
         .collect();
     rows.join(", ")
 }
