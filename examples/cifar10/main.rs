@@ -55,10 +55,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let device = common::device(&args.run.device)?;
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/cifar10-sample"));
+    let dir = common::data_dir(&args.data_dir, "data/cifar10-sample");
     let mut data = load_cifar10_dir(&dir, &device)?.train;
     if !args.classes.is_empty() {
         let (kept, mapping) = data.subset(&args.classes)?;

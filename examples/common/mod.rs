@@ -46,6 +46,13 @@ pub struct RunArgs {
     pub sample_every: u64,
 }
 
+/// The folder given with `--data-dir`, or the bundled one at `bundled` in this repository.
+pub fn data_dir(given: &Option<PathBuf>, bundled: &str) -> PathBuf {
+    given
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(bundled))
+}
+
 /// Opens the device named on the command line.
 pub fn device(name: &str) -> Result<Device> {
     Ok(match name {

@@ -37,10 +37,7 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let device = common::device(&args.run.device)?;
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist-5k"));
+    let dir = common::data_dir(&args.data_dir, "data/mnist-5k");
     let names = if args.fashion {
         FASHION_MNIST_CLASSES
     } else {
